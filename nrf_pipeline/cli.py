@@ -1,0 +1,58 @@
+"""The `nrf-pipeline` command."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from nrf_pipeline.devstack import DevstackError, LocalStack
+from nrf_pipeline.devstack.dagster import DagsterProcesses
+
+
+def _wait_for_interrupt() -> None:
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Local stack, schema, Dagster webserver and daemon; runs until Ctrl-C."""
+    with LocalStack() as stack:
+        dagster = DagsterProcesses(stack.env(), webserver_port=args.port)
+        try:
+            dagster.start_daemon()
+            dagster.start_webserver()
+            print(f"PostGIS: {stack.postgres.sqlalchemy_url} (schema applied by Liquibase)")
+            print(f"SQS queue: {stack.moto.queue_url}")
+            print(f"Dagster UI: {dagster.url}")
+            print("Press Ctrl-C to stop.", flush=True)
+            _wait_for_interrupt()
+        finally:
+            dagster.stop()
+    print("Stopped.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nrf-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the local stack and Dagster (webserver and daemon)")
+    up.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
+    up.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DevstackError as exc:
+        print(f"nrf-pipeline: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database access: the engine (RDS IAM and TLS aware) and the models of the Liquibase schema."""

@@ -1,0 +1,1 @@
+"""Dagster definitions, one sub-package per domain; each wraps plain-Python domain code."""
