@@ -4,4 +4,7 @@ import dagster as dg
 
 from nrf_pipeline.defs.resources import RESOURCES
 
-defs = dg.Definitions(resources=RESOURCES)
+# Each domain package under nrf_pipeline/defs/ exposes `defs`, a dg.Definitions without resources.
+DOMAINS: list[dg.Definitions] = []
+
+defs = dg.Definitions.merge(*DOMAINS, dg.Definitions(resources=RESOURCES))

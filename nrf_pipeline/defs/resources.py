@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import dagster as dg
 import sqlalchemy as sa
 
 from nrf_pipeline.db.engine import create_engine
 from nrf_pipeline.settings import Settings
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> sa.Engine:
+    return create_engine(Settings())
 
 
 class DatabaseResource(dg.ConfigurableResource):
@@ -16,17 +23,8 @@ class DatabaseResource(dg.ConfigurableResource):
         return Settings()
 
     def engine(self) -> sa.Engine:
-        # One engine per process: runs execute in their own subprocess.
-        return _engine_for(self.settings().database_url())
-
-
-_ENGINES: dict[str, sa.Engine] = {}
-
-
-def _engine_for(url: str) -> sa.Engine:
-    if url not in _ENGINES:
-        _ENGINES[url] = create_engine(Settings())
-    return _ENGINES[url]
+        # One engine (and pool) per process and database; run workers are separate processes.
+        return _engine(self.settings().database_url())
 
 
 RESOURCES = {"database": DatabaseResource()}

@@ -1,13 +1,12 @@
-"""The `nrf-pipeline` command."""
+"""`nrf-pipeline up`: the local stack with the Dagster webserver and daemon."""
 
 from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 
-from nrf_pipeline.devstack import DevstackError, LocalStack
+from nrf_pipeline.devstack import LocalStack
 from nrf_pipeline.devstack.dagster import DagsterProcesses
 
 
@@ -36,23 +35,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nrf-pipeline", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start the local stack and Dagster (webserver and daemon)")
-    up.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
-    up.set_defaults(func=cmd_up)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except DevstackError as exc:
-        print(f"nrf-pipeline: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("up", help="start the local stack and Dagster (webserver and daemon) until Ctrl-C")
+    parser.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
+    parser.set_defaults(func=cmd_up)
