@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nrf_pipeline.devstack.errors import DevstackError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from nrf_pipeline.devstack.paths import REPO_ROOT
 LIB = REPO_ROOT / "tools/liquibase/node_modules/liquibase/dist/liquibase/internal/lib"
 # The open-source class path; without the commercial jar Liquibase only warns about licensing.
 JARS = ("liquibase-core", "picocli", "snakeyaml", "opencsv", "commons-lang3", "commons-text", "commons-io",
