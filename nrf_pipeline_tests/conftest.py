@@ -11,7 +11,7 @@ from nrf_pipeline.settings import Settings
 
 @pytest.fixture(scope="session")
 def stack():
-    with LocalStack() as local_stack:
+    with LocalStack(backend=True, notify=True) as local_stack:
         yield local_stack
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nrf_pipeline.cli import up
+from nrf_pipeline.cli import assess, demo, health, reference, up
 from nrf_pipeline.devstack import DevstackError
 
 # Each module has `register(subcommands)`, which adds its parsers with `func` defaults.
-COMMAND_MODULES = [up]
+COMMAND_MODULES = [up, demo, health, reference, assess]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from nrf_pipeline.devstack import LocalStack
 from nrf_pipeline.devstack.dagster import DagsterProcesses
 
 
-def _wait_for_interrupt() -> None:
+def wait_for_interrupt() -> None:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -28,7 +28,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"SQS queue: {stack.moto.queue_url}")
             print(f"Dagster UI: {dagster.url}")
             print("Press Ctrl-C to stop.", flush=True)
-            _wait_for_interrupt()
+            wait_for_interrupt()
         finally:
             dagster.stop()
     print("Stopped.")

@@ -27,4 +27,19 @@ class DatabaseResource(dg.ConfigurableResource):
         return _engine(self.settings().database_url())
 
 
-RESOURCES = {"database": DatabaseResource()}
+
+
+class SqsResource(dg.ConfigurableResource):
+    """The assessment queue (SQS_QUEUE_URL; SQS_ENDPOINT for the local moto server)."""
+
+    def settings(self) -> Settings:
+        return Settings()
+
+    def client(self):
+        import boto3
+
+        settings = self.settings()
+        return boto3.client("sqs", region_name=settings.AWS_REGION, endpoint_url=settings.SQS_ENDPOINT or None)
+
+
+RESOURCES = {"database": DatabaseResource(), "sqs": SqsResource()}
