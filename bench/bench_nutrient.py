@@ -43,13 +43,28 @@ def timings_ms(run, repeats: int) -> list[float]:
     return times
 
 
-def command(database_url: str, *args) -> tuple[float, int]:
+# The nutrient path of the command without the `nrf_pipeline.cli` package, whose __init__ imports
+# every command module (Dagster, boto3, ...): the floor the command would reach with lazy imports.
+NUTRIENT_PATH_ONLY = """
+import sys
+from nrf_pipeline.db.engine import create_engine
+from nrf_pipeline.nutrient.assess import assess_sites
+from nrf_pipeline.nutrient.methods import get_method
+from nrf_pipeline.nutrient.output import write_csv
+from nrf_pipeline.settings import get_settings
+from nrf_pipeline.sites import read_sites
+sites, _ = read_sites(sys.argv[1])
+write_csv(assess_sites(create_engine(get_settings()), sites, get_method("nrf-2026-04")).kept, sys.argv[2])
+"""
+
+
+def command(database_url: str, *args, argv: list[str] | None = None) -> tuple[float, int]:
     """Wall time (ms) and peak RSS (KiB) of one `nrf-pipeline assess nutrient` process."""
     env = {**os.environ, "NRF_DATABASE_URL": database_url}
+    argv = argv or [str(CONSOLE_SCRIPT), "assess", "nutrient"]
     start = time.perf_counter()
     process = subprocess.Popen(
-        [str(CONSOLE_SCRIPT), "assess", "nutrient", *map(str, args)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [*argv, *map(str, args)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = (time.perf_counter() - start) * 1000.0
@@ -95,6 +110,9 @@ def main() -> None:
         out = Path("/tmp/bench_nutrient.csv")
         cold = [command(url, SMALL, "-o", out) for _ in range(cold_repeats + 1)][1:]
         report("cold command, single site", [t for t, _ in cold], 1500)
+        floor = [command(url, SMALL, out, argv=[sys.executable, "-c", NUTRIENT_PATH_ONLY])
+                 for _ in range(cold_repeats)]
+        report("  nutrient path only (no cli pkg)", [t for t, _ in floor], 1500)
         cold_batch = [command(url, BNW, "-o", out) for _ in range(3)]
         report("cold command, 245-site batch", [t for t, _ in cold_batch], 1500 + 600)
         peak = max(rss for _, rss in cold + cold_batch)

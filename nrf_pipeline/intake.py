@@ -24,6 +24,9 @@ from nrf_pipeline.message import InvalidMessage, TriggerMessage, parse_message
 
 log = logging.getLogger(__name__)
 
+# The Dagster sensor that runs this intake; /health checks its ticks under this name.
+SQS_SENSOR_NAME = "sqs_assessment_sensor"
+
 
 @dataclass(frozen=True)
 class Received:

@@ -15,6 +15,7 @@ from typing import Any
 from dagster import DagsterInstance
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
+from nrf_pipeline.intake import SQS_SENSOR_NAME
 from nrf_pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,6 @@ SERVICE = "nrf-impact-assessment-service"
 # The daemons whose heartbeats matter: the SQS sensor, run launching, and schedules (contracts.md §5).
 DAEMON_TYPES = ("SENSOR", "QUEUED_RUN_COORDINATOR", "SCHEDULER")
 # The sensor that consumes the trigger queue (nrf_pipeline/defs/assessment/sensors.py).
-SQS_SENSOR_NAME = "sqs_assessment_sensor"
 # A tick that ran without an error; FAILURE ticks do not count as the sensor working.
 HEALTHY_TICK_STATUSES = [TickStatus.SUCCESS, TickStatus.SKIPPED]
 

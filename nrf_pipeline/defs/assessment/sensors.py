@@ -6,10 +6,9 @@ from dagster._core.storage.tags import RUN_KEY_TAG
 
 from nrf_pipeline.defs.assessment.jobs import assessment_job
 from nrf_pipeline.defs.resources import SqsResource
-from nrf_pipeline.intake import Intake, PendingAcks
+from nrf_pipeline.intake import SQS_SENSOR_NAME, Intake, PendingAcks
 from nrf_pipeline.settings import get_settings
 
-SENSOR_NAME = "sqs_assessment_sensor"
 # Dagster cancels a sensor tick after 60 s; receiving stops well before that.
 TICK_BUDGET_SECONDS = 20
 MAX_MESSAGES_PER_TICK = 50
@@ -24,7 +23,7 @@ def _intake(sqs: SqsResource) -> Intake:
 
 
 @dg.sensor(
-    name=SENSOR_NAME,
+    name=SQS_SENSOR_NAME,
     job=assessment_job,
     minimum_interval_seconds=get_settings().SQS_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
