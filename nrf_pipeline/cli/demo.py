@@ -12,11 +12,8 @@ import argparse
 import json
 import time
 
-import shapely.geometry
-
 from nrf_pipeline.cli.up import wait_for_interrupt
-from nrf_pipeline.devstack import DevstackError, LocalStack
-from nrf_pipeline.devstack.dagster import DagsterProcesses
+from nrf_pipeline.devstack import DevstackError
 from nrf_pipeline.devstack.paths import DEFAULT_REFERENCE_DIR, SAMPLE_SITE
 
 SAMPLE_REFERENCE = "NRL-000001"
@@ -26,6 +23,8 @@ FAST_SENSOR = {"SQS_SENSOR_INTERVAL_SECONDS": "1", "SQS_WAIT_TIME_SECONDS": "1"}
 
 def sample_quote(reference: str = SAMPLE_REFERENCE) -> dict:
     """A quote for the BnW_small site (1 dwelling, River Wensum SAC), boundary in BNG as the backend stores it."""
+    import shapely.geometry
+
     from nrf_pipeline.sites import read_sites
 
     sites, _ = read_sites(SAMPLE_SITE)
@@ -38,12 +37,12 @@ def sample_quote(reference: str = SAMPLE_REFERENCE) -> dict:
     }
 
 
-def send_trigger(stack: LocalStack, reference: str, trace_id: str | None = None) -> str:
+def send_trigger(stack, reference: str, trace_id: str | None = None) -> str:
     body = {"reference": reference, **({"traceId": trace_id} if trace_id else {})}
     return stack.moto.client("sqs").send_message(QueueUrl=stack.moto.queue_url, MessageBody=json.dumps(body))["MessageId"]
 
 
-def wait_for_results(stack: LocalStack, reference: str, timeout: float) -> dict:
+def wait_for_results(stack, reference: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         results = stack.backend.control().results(reference)
@@ -55,6 +54,8 @@ def wait_for_results(stack: LocalStack, reference: str, timeout: float) -> dict:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from nrf_pipeline.db.engine import create_engine
+    from nrf_pipeline.devstack import LocalStack
+    from nrf_pipeline.devstack.dagster import DagsterProcesses
     from nrf_pipeline.reference import load_reference_set
     from nrf_pipeline.settings import Settings
 

@@ -7,16 +7,19 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
-from nrf_pipeline.db.engine import check_connection, create_engine
-from nrf_pipeline.devstack import LocalStack
-from nrf_pipeline.reference import ReferenceDataError, ReleaseError, load_reference_set, releases
 from nrf_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 @contextlib.contextmanager
 def _engine() -> Iterator[sa.Engine]:
+    from nrf_pipeline.db.engine import check_connection, create_engine
+    from nrf_pipeline.devstack import LocalStack
+
     """The configured database (NRF_DATABASE_URL or DB_*), or else a throwaway local stack."""
     settings = Settings()
     if settings.database_configured:
@@ -33,6 +36,8 @@ def _engine() -> Iterator[sa.Engine]:
 
 
 def cmd_load_all(args: argparse.Namespace) -> int:
+    from nrf_pipeline.reference import ReferenceDataError, ReleaseError, load_reference_set
+
     source_dir = args.source_dir or Settings().REFERENCE_SOURCE_DIR
     if not source_dir:
         print("nrf-pipeline: give --source-dir or set REFERENCE_SOURCE_DIR", file=sys.stderr)
@@ -49,6 +54,8 @@ def cmd_load_all(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from nrf_pipeline.reference import ReleaseError, releases
+
     with _engine() as engine:
         try:
             target = releases.rollback(engine, args.reason, to_release_id=args.to, activated_by="cli")
@@ -67,6 +74,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_status(engine: sa.Engine) -> None:
+    from nrf_pipeline.reference import releases
+
     with engine.connect() as conn:
         state = releases.describe(conn)
     if state["active_release_id"] is None:

@@ -6,8 +6,6 @@ import argparse
 import signal
 import threading
 
-from nrf_pipeline.devstack import LocalStack
-from nrf_pipeline.devstack.dagster import DagsterProcesses
 
 
 def wait_for_interrupt() -> None:
@@ -19,6 +17,9 @@ def wait_for_interrupt() -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Local stack, schema, Dagster webserver and daemon; runs until Ctrl-C."""
+    from nrf_pipeline.devstack import LocalStack
+    from nrf_pipeline.devstack.dagster import DagsterProcesses
+
     with LocalStack() as stack:
         dagster = DagsterProcesses(stack.env(), webserver_port=args.port)
         try:

@@ -5,6 +5,15 @@ it, and is stopped by it. `LocalStack` is the one entry point.
 """
 
 from nrf_pipeline.devstack.errors import DevstackError
-from nrf_pipeline.devstack.stack import LocalStack
 
 __all__ = ["DevstackError", "LocalStack"]
+
+
+def __getattr__(name: str):
+    # Lazy: the CLI imports this package for DevstackError on every start, and the stack's
+    # modules load boto3 and psycopg2, which a command using a configured database never needs.
+    if name == "LocalStack":
+        from nrf_pipeline.devstack.stack import LocalStack
+
+        return LocalStack
+    raise AttributeError(name)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from nrf_pipeline.health.checks import SQS_SENSOR_NAME
-from nrf_pipeline.health.server import HealthCache, serve
-from nrf_pipeline.logging_setup import configure_logging
-from nrf_pipeline.settings import Settings
+from nrf_pipeline.intake import SQS_SENSOR_NAME
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that every other `nrf-pipeline` command starts without loading Dagster.
+    from nrf_pipeline.health.server import HealthCache, serve
+    from nrf_pipeline.logging_setup import configure_logging
+    from nrf_pipeline.settings import Settings
+
     configure_logging()
     settings = Settings()
     sensor_name = None if args.no_sensor_check else SQS_SENSOR_NAME
