@@ -75,19 +75,9 @@ def read_sites(
     path = Path(path)
     if dwellings is not None and not _is_count(dwellings):
         raise ValueError("dwellings must be a whole number >= 0")
-    dataset, geojson_bytes = _locate(path)
-    frame = pyogrio.read_dataframe(dataset)
+    frame, crs = read_features(path)
     if frame.empty:
         raise InputFileError(f"{path.name}: the file contains no sites")
-    if geojson_bytes is None:
-        crs = file_crs(frame.crs, path.name)
-    else:
-        # GDAL reads an unknown GeoJSON `crs` member as EPSG:4326 without a word, so the member
-        # is read here with the rules of contracts.md §2.3 (absent: lon/lat, RFC 7946).
-        try:
-            crs = crs_from_geojson(json.loads(geojson_bytes).get("crs"), default=LONLAT)
-        except AssessmentError:
-            raise InputFileError(f"{path.name}: unsupported GeoJSON crs member") from None
     # A legacy name is renamed only when the new name is not already there.
     renames = {old: new for old, new in LEGACY_RENAMES.items() if new not in frame.columns}
     frame = frame.rename(columns=renames)
@@ -117,6 +107,22 @@ def read_sites(
         else:
             sites.append(Site(rlb_id=rlb_id, geometry=shape, dwellings=count, **text))
     return sites, errors
+
+
+def read_features(path: str | Path):
+    """The features of a shapefile, GeoJSON file, zip or folder, with the CRS to convert them from
+    (geometry.BNG or geometry.LONLAT, or another projected CRS). Raises InputFileError."""
+    path = Path(path)
+    dataset, geojson_bytes = _locate(path)
+    frame = pyogrio.read_dataframe(dataset)
+    if geojson_bytes is None:
+        return frame, file_crs(frame.crs, path.name)
+    # GDAL reads an unknown GeoJSON `crs` member as EPSG:4326 without a word, so the member
+    # is read here with the rules of contracts.md §2.3 (absent: lon/lat, RFC 7946).
+    try:
+        return frame, crs_from_geojson(json.loads(geojson_bytes).get("crs"), default=LONLAT)
+    except AssessmentError:
+        raise InputFileError(f"{path.name}: unsupported GeoJSON crs member") from None
 
 
 def _locate(path: Path) -> tuple[str, bytes | None]:

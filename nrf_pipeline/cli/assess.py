@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from nrf_pipeline.cli import assess_gcn
+from nrf_pipeline.devstack.paths import DEFAULT_REFERENCE_DIR
 from nrf_pipeline.nutrient.methods import METHODS
 
-DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference"
 # Sites measured per spatial query: one query for any ordinary batch, progress steps for big ones.
 PROGRESS_CHUNK = 250
 
@@ -69,31 +69,11 @@ def cmd_nutrient(args: argparse.Namespace) -> int:
 
 
 def _assess(sites, method, settings, reference_dir: Path):
-    """Against the configured database's active release, or else a local PostGIS started here
-    with the reference set loaded and activated, stopped again afterwards."""
-    from nrf_pipeline.db.engine import check_connection, create_engine
+    """Against the configured database's active release, or else a local one with `reference_dir`."""
+    from nrf_pipeline.cli.database import database
 
-    if settings.database_configured:
-        engine = create_engine(settings)
-        try:
-            check_connection(engine)
-            return _assess_with_progress(engine, sites, method)
-        finally:
-            engine.dispose()
-
-    from nrf_pipeline.devstack import LocalStack
-    from nrf_pipeline.reference import load_reference_set
-    from nrf_pipeline.settings import Settings
-
-    print(f"nrf-pipeline: no database configured: starting a local PostGIS with the reference data "
-          f"of {reference_dir}", file=sys.stderr)
-    with LocalStack(sqs=False) as stack:
-        engine = create_engine(Settings(**stack.env()))
-        try:
-            load_reference_set(engine, reference_dir)
-            return _assess_with_progress(engine, sites, method)
-        finally:
-            engine.dispose()
+    with database(settings, reference_dir) as engine:
+        return _assess_with_progress(engine, sites, method)
 
 
 def _assess_with_progress(engine, sites, method):

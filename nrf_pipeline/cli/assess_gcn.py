@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,28 +23,15 @@ def read_survey_ponds(path: Path) -> list:
     """The ponds of a shapefile or GeoJSON file as `SurveyPond`s in EPSG:27700 (contracts.md §2.2
     properties `PANS`, `TmpImp`, `pondId`). The CRS follows the rules of site files; values are
     validated by the assessment (G8), which also repairs invalid geometries."""
-    import json
-
     import pandas as pd
-    import pyogrio
 
-    from nrf_pipeline.errors import AssessmentError
     from nrf_pipeline.gcn.model import SurveyPond
-    from nrf_pipeline.geometry import LONLAT, InputFileError, crs_from_geojson, file_crs, geometries_to_bng
-    from nrf_pipeline.sites import _locate
+    from nrf_pipeline.geometry import InputFileError, geometries_to_bng
+    from nrf_pipeline.sites import read_features
 
-    dataset, geojson_bytes = _locate(path)
-    frame = pyogrio.read_dataframe(dataset)
+    frame, crs = read_features(path)
     if "PANS" not in frame.columns:
         raise InputFileError(f"{path.name}: the survey ponds have no PANS field (P, A or NS on every pond)")
-    if geojson_bytes is None:
-        crs = file_crs(frame.crs, path.name)
-    else:
-        # As for site files: GDAL would read an unknown `crs` member as EPSG:4326 without a word.
-        try:
-            crs = crs_from_geojson(json.loads(geojson_bytes).get("crs"), default=LONLAT)
-        except AssessmentError:
-            raise InputFileError(f"{path.name}: unsupported GeoJSON crs member") from None
     geometries, outside = geometries_to_bng(frame.geometry.values, crs)
     if outside.any():
         raise InputFileError(f"{path.name}: a survey pond lies outside the OSTN15 coverage")
@@ -60,38 +46,9 @@ def read_survey_ponds(path: Path) -> list:
     ]
 
 
-@contextmanager
-def _engine(settings, reference_dir: Path):
-    """The configured database, or else a local PostGIS started here with the reference set of
-    `reference_dir` loaded and activated, stopped again afterwards."""
-    from nrf_pipeline.db.engine import check_connection, create_engine
-
-    if settings.database_configured:
-        engine = create_engine(settings)
-        try:
-            check_connection(engine)
-            yield engine
-        finally:
-            engine.dispose()
-        return
-
-    from nrf_pipeline.devstack import LocalStack
-    from nrf_pipeline.reference import load_reference_set
-    from nrf_pipeline.settings import Settings
-
-    print(f"nrf-pipeline: no database configured: starting a local PostGIS with the reference data "
-          f"of {reference_dir}", file=sys.stderr)
-    with LocalStack(sqs=False) as stack:
-        engine = create_engine(Settings(**stack.env()))
-        try:
-            load_reference_set(engine, reference_dir)
-            yield engine
-        finally:
-            engine.dispose()
-
-
 def cmd_gcn(args: argparse.Namespace) -> int:
     """Read the sites (and survey ponds), assess them as one quote, write the four PSV tables."""
+    from nrf_pipeline.cli.database import database
     from nrf_pipeline.errors import AssessmentError
     from nrf_pipeline.gcn.methods import get_method
     from nrf_pipeline.gcn.output import write_psv_tables
@@ -121,7 +78,7 @@ def cmd_gcn(args: argparse.Namespace) -> int:
     unique_ref = args.unique_ref or datetime.now().strftime("%Y%m%d%H%M%S%f")
 
     try:
-        with _engine(settings, args.reference_dir) as engine, engine.connect() as conn:
+        with database(settings, args.reference_dir) as engine, engine.connect() as conn:
             release = resolve_active_release(conn, GCN_LAYERS)
             result = assess_gcn_for_site(conn, release, rows, unique_ref, survey_ponds, method)
     except AssessmentError as exc:
@@ -143,7 +100,7 @@ def cmd_gcn(args: argparse.Namespace) -> int:
 
 def register(assess_subcommands) -> None:
     """Add `gcn` to the subcommands of `nrf-pipeline assess`."""
-    from nrf_pipeline.cli.assess import DEFAULT_REFERENCE_DIR
+    from nrf_pipeline.devstack.paths import DEFAULT_REFERENCE_DIR
 
     gcn = assess_subcommands.add_parser(
         "gcn",

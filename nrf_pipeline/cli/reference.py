@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
-
 from typing import TYPE_CHECKING
 
 from nrf_pipeline.settings import Settings
@@ -15,24 +12,10 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 
-@contextlib.contextmanager
-def _engine() -> Iterator[sa.Engine]:
-    from nrf_pipeline.db.engine import check_connection, create_engine
-    from nrf_pipeline.devstack import LocalStack
+def _engine():
+    from nrf_pipeline.cli.database import database
 
-    """The configured database (NRF_DATABASE_URL or DB_*), or else a throwaway local stack."""
-    settings = Settings()
-    if settings.database_configured:
-        engine = create_engine(settings)
-        check_connection(engine)
-        yield engine
-        engine.dispose()
-        return
-    print("no database configured (NRF_DATABASE_URL / DB_HOST): using a throwaway local stack", file=sys.stderr)
-    with LocalStack(sqs=False) as stack:
-        engine = create_engine(Settings(**stack.env()))
-        yield engine
-        engine.dispose()
+    return database(Settings())
 
 
 def cmd_load_all(args: argparse.Namespace) -> int:
