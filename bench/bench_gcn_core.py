@@ -17,6 +17,11 @@ from nrf_pipeline.gcn.assessment import assess_gcn  # noqa: E402
 from nrf_pipeline_tests.gcn.data import real_reference, real_sites, real_survey_ponds  # noqa: E402
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on a shared machine inflates the medians."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def timings_ms(run, repeats: int) -> list[float]:
     run()  # warm-up
     times = []
@@ -30,6 +35,7 @@ def timings_ms(run, repeats: int) -> list[float]:
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 25
     sites, reference, survey = real_sites(), real_reference(), real_survey_ponds()
+    print(f"load average {load_average()} (before)")
     routes = {
         "survey": lambda: assess_gcn(sites, "BENCH", reference, survey),
         "no-survey": lambda: assess_gcn(sites, "BENCH", reference, None),
@@ -39,6 +45,7 @@ def main() -> None:
         # The minimum shows the cost without noise from other processes on a shared machine.
         median, fastest = statistics.median(times), min(times)
         print(f"{name:10s} median {median:6.1f} ms, min {fastest:6.1f} ms ({repeats} warm repeats)")
+    print(f"load average {load_average()} (after)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The GCN assessment through PostGIS: baselines, row-order independence, G9 and the CLI.
+"""The GCN assessment through PostGIS: baselines, row-order independence, the geometry cache, G9, the CLI.
 
 Every test passes the versions of a release loaded here, so activations by other modules change
 nothing; only the CLI reads the active release, and its fixture re-activates ours when needed.
@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pyogrio
 import pytest
+import shapely
+import sqlalchemy as sa
 
 from nrf_pipeline.cli.assess_gcn import read_survey_ponds
 from nrf_pipeline.gcn.output import write_psv_tables
-from nrf_pipeline.gcn.reader import assess_gcn_for_site
+from nrf_pipeline.gcn.assessment import extent
+from nrf_pipeline.gcn.reader import GeometryCache, assess_gcn_for_site, read_gcn_reference
 from nrf_pipeline.reference import (
     GCN_LAYERS, ActiveRelease, activate_release, build_release, load_layer, load_reference_set, run_checks,
 )
@@ -62,6 +65,23 @@ def reversed_release(app_engine, release, tmp_path_factory) -> ActiveRelease:
     return as_read(app_engine, built.release_id)
 
 
+@pytest.fixture(scope="module")
+def moved_release(app_engine, release, tmp_path_factory) -> ActiveRelease:
+    """The risk zones loaded again with every geometry moved 50 m east, in a release of their own:
+    a new version whose feature ids are those of `release` with other geometries (built, not activated)."""
+    spec = layer_spec("gcn_risk_zones")
+    frame = pyogrio.read_dataframe(REFERENCE_DIR / spec.source_file, layer=spec.source_layer)
+    frame.geometry = frame.geometry.translate(xoff=50.0)
+    path = tmp_path_factory.mktemp("gcn_moved") / spec.source_file
+    pyogrio.write_dataframe(frame, path, layer=spec.source_layer)
+    loaded = load_layer(app_engine, "gcn_risk_zones", str(path), run_id="test-gcn-db-moved")
+    assert not [c for c in run_checks(app_engine, "gcn_risk_zones", loaded.version) if c.blocks]
+    built = build_release(app_engine, {"gcn_risk_zones": loaded.version}, base_release_id=release.release_id,
+                          run_id="test-gcn-db-moved")
+    assert built.approved
+    return as_read(app_engine, built.release_id)
+
+
 def assess(engine, release: ActiveRelease, route: str, sites=None):
     survey = real_survey_ponds() if route == "survey" else None
     with engine.connect() as conn:
@@ -91,6 +111,40 @@ def test_reproduces_baseline_from_postgis(app_engine, release, route, tmp_path):
 def test_database_row_order_changes_nothing(app_engine, release, reversed_release, route):
     # Equal to the last bit: every table, the pond detail and the EDP summaries.
     assert assess(app_engine, reversed_release, route) == assess(app_engine, release, route)
+
+
+def test_reload_and_rollback_never_serve_cached_geometry_of_another_version(app_engine, release, moved_release):
+    # The same feature ids in both versions, so only the version in the cache key tells them apart.
+    with app_engine.connect() as conn:
+        ids = [set(conn.execute(sa.text("SELECT feature_id FROM nrf.gcn_risk_zones WHERE version = :v"),
+                                {"v": r.version("gcn_risk_zones")}).scalars()) for r in (release, moved_release)]
+    assert ids[0] == ids[1]
+    before = assess(app_engine, release, "survey")  # fills the process cache with the old geometries
+    reloaded = assess(app_engine, moved_release, "survey")
+    rolled_back = assess(app_engine, release, "survey")
+    assert reloaded != before
+    assert rolled_back == before
+
+
+def test_warm_read_takes_the_geometries_from_the_cache(app_engine, release):
+    cache = GeometryCache(max_bytes=2**30)
+    with app_engine.connect() as conn:
+        cold, warm = (read_gcn_reference(conn, release, extent(real_sites()), cache=cache) for _ in range(2))
+    assert len(cache) == len(cold.risk_zones) + len(cold.ponds) + len(cold.edp_edges) > 0
+    for layer in ("risk_zones", "ponds", "edp_edges"):  # the very same objects, in whatever row order
+        assert {id(f.geometry) for f in getattr(cold, layer)} == {id(f.geometry) for f in getattr(warm, layer)}
+
+
+def test_geometry_cache_drops_the_least_recently_used_first():
+    a, b, c = (shapely.Point(i, i) for i in range(3))
+    cache = GeometryCache(max_bytes=250)
+    cache.put("a", a, 100)
+    cache.put("b", b, 100)
+    cache.get(["a"])  # now "b" is the least recently used
+    cache.put("c", c, 100)  # 300 bytes > 250: "b" goes
+    assert cache.get(["a", "b", "c"]) == [a, None, c]
+    cache.put("big", a, 251)  # larger than the whole budget: used by the read, never kept
+    assert cache.get(["big"]) == [None] and len(cache) == 2
 
 
 def test_not_applicable_far_from_every_edp_edge(app_engine, release):
