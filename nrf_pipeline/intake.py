@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from nrf_pipeline import metrics
 from nrf_pipeline.message import InvalidMessage, TriggerMessage, parse_message
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Intake:
             log.warning("sqs_message_rejected", extra={
                 "sqs_message_id": raw["MessageId"], "reason": exc.reason_code, "receive_count": receive_count,
             })
+            metrics.message_rejected(exc.reason_code)
             return None
         if message.trace_id_ignored:
             log.warning("sqs_trace_id_ignored", extra={"sqs_message_id": raw["MessageId"]})

@@ -8,6 +8,8 @@ Notify fake as HTTP servers, dagster-daemon with its code server.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 import dagster as dg
@@ -16,29 +18,41 @@ import shapely.geometry
 import sqlalchemy as sa
 from dagster._core.storage.tags import RUN_KEY_TAG
 
-from nrf_pipeline.cli.demo import FAST_SENSOR, sample_quote, send_trigger, wait_for_results
+from nrf_pipeline.cli.demo import sample_quote, send_trigger, wait_for_results
 from nrf_pipeline.contract import validate_patch_body
+from nrf_pipeline.defs.assessment.ops import TAG_REFERENCE, TAG_SENT_AT, TAG_TRACE_ID
 from nrf_pipeline.devstack.dagster import DagsterProcesses
+from nrf_pipeline.logging_setup import JSON_CONFIG, load_config
+from nrf_pipeline.message import MAX_BODY_BYTES
 from nrf_pipeline.reference import load_reference_set
 from nrf_pipeline.sites import read_sites
-from nrf_pipeline_tests.paths import INPUTS_DIR, REFERENCE_DIR
+from nrf_pipeline_tests.paths import INPUTS_DIR, REFERENCE_DIR, REPO
+from nrf_pipeline_tests.pipeline.daemon import DAEMON_ENV
+from nrf_pipeline_tests.platform.test_logging_metrics import ecs_lines, metrics_enabled, restore_logging  # noqa: F401
 
 LONDON = INPUTS_DIR / "nutrients/no_edp_intersection.geojson"
 GCN_SITE = INPUTS_DIR / "gcn/SiteBoundaries/SiteBoundary_00001.shp"
 GCN_PONDS = INPUTS_DIR / "gcn/SitePonds/SitePonds_00001.shp"
+# A self-intersecting "bow tie" in British National Grid, near the sample site.
+BOW_TIE = shapely.geometry.Polygon([(592500, 294500), (592600, 294600), (592600, 294500), (592500, 294600)])
 
 
 @pytest.fixture(scope="module")
-def pipeline(stack, app_engine):
+def daemon(stack, app_engine):
     load_reference_set(app_engine, REFERENCE_DIR, run_id="pipeline-tests")
-    processes = DagsterProcesses({**stack.env(), **FAST_SENSOR})
+    processes = DagsterProcesses({**stack.env(), **DAEMON_ENV})
     processes.start_daemon()
+    yield processes
+    processes.stop()
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack, daemon):
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in processes.env.items():
+        for key, value in daemon.env.items():
             patch.setenv(key, value)
         with dg.DagsterInstance.get() as instance:
             yield stack, instance
-    processes.stop()
 
 
 def assessment_job_with_resources() -> dg.JobDefinition:
@@ -85,16 +99,25 @@ def wait_for_failure_recorded(app_engine, reference: str, timeout: float = 60) -
     raise AssertionError(f"failure of {reference} not recorded: {row}")
 
 
+def queue_counts(stack) -> dict[str, str]:
+    return stack.moto.client("sqs").get_queue_attributes(QueueUrl=stack.moto.queue_url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+
+
 def wait_until_queue_empty(stack, timeout: float = 30) -> None:
-    sqs = stack.moto.client("sqs")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        attributes = sqs.get_queue_attributes(QueueUrl=stack.moto.queue_url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attributes = queue_counts(stack)
         if attributes["ApproximateNumberOfMessages"] == "0" and attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
             return
         time.sleep(0.5)
     raise AssertionError(f"queue not empty: {attributes}")
+
+
+def patches_for(stack, reference: str) -> list[dict]:
+    """The PATCH requests the backend stub answered 200 for this reference, oldest first."""
+    return [r for r in stack.backend.control().requests()
+            if r["method"] == "PATCH" and r["path"] == f"/quotes/{reference}" and r["status"] == 200]
 
 
 def test_site_in_an_nn_catchment(pipeline, app_engine):
@@ -162,7 +185,11 @@ def test_gcn_survey_quote(pipeline):
     assert body["provenance"]["methodVersions"]["gcn"] == "gcn-2025-11"
 
 
-@pytest.mark.parametrize("body", ["not json", json.dumps({"reference": "XYZ-1"}), json.dumps({"traceId": "x"})])
+@pytest.mark.parametrize("body", [
+    "not json", json.dumps({"reference": "XYZ-1"}), json.dumps({"traceId": "x"}),
+    # Valid but for its size: one byte over the limit (moto accepts up to 1 MiB, as SQS now does).
+    json.dumps({"reference": "NRL-100099", "pad": "x" * (MAX_BODY_BYTES - 37)}),
+], ids=["not_json", "invalid_reference", "missing_reference", "body_too_large"])
 def test_malformed_messages_start_no_run_and_stay_for_the_dlq(pipeline, body):
     stack, instance = pipeline
     sqs = stack.moto.client("sqs")
@@ -212,8 +239,87 @@ def test_backend_down_then_reexecuted_sends_results_exactly_once(pipeline, app_e
         tags={key: value for key, value in failed.tags.items() if key.startswith("nrf/")},
     )
     assert result.success
-    patches = [r for r in backend.requests() if r["method"] == "PATCH" and r["path"] == "/quotes/NRL-100005"
-               and r["status"] == 200]
-    assert len(patches) == 1
+    assert len(patches_for(stack, "NRL-100005")) == 1
     row = assessment_row(app_engine, "NRL-100005")
     assert row["status"] == "succeeded" and row["pipeline_run_id"] == result.run_id
+
+
+def test_invalid_geometry_fails_the_run_and_sends_nothing(pipeline, app_engine):
+    stack, instance = pipeline
+    stack.backend.control().put_quote(quote_for("NRL-100006", BOW_TIE))
+    send_trigger(stack, "NRL-100006")
+    wait_for_run(instance, "NRL-100006", {dg.DagsterRunStatus.FAILURE})
+    row = wait_for_failure_recorded(app_engine, "NRL-100006")
+    assert row["error_code"] == "invalid_geometry"
+    assert row["support_email_status"] == "sent" and row["callback_status"] == "not_sent"
+    assert patches_for(stack, "NRL-100006") == [] and stack.backend.control().results("NRL-100006") is None
+
+
+def test_the_same_reference_sent_twice_is_assessed_twice_with_identical_results(pipeline):
+    stack, instance = pipeline
+    stack.backend.control().put_quote(sample_quote("NRL-100007"))
+    send_trigger(stack, "NRL-100007")
+    send_trigger(stack, "NRL-100007")
+    deadline = time.monotonic() + 120
+    while len(patches_for(stack, "NRL-100007")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    first, second = patches_for(stack, "NRL-100007")
+    assert first["body"]["edps"] == second["body"]["edps"]
+    assert first["body"]["provenance"]["pipelineRunId"] != second["body"]["provenance"]["pipelineRunId"]
+    assert sorted([first["changed"], second["changed"]]) == [False, True]  # the backend ignored the repeat
+    assert len(runs_for(instance, "NRL-100007")) == 2
+
+
+def test_daemon_killed_between_receive_and_acknowledge(pipeline, daemon):
+    """The run exists and has PATCHed, but the tick that would delete the message never comes: the
+    daemon dies. The restarted daemon deletes the message; nothing is assessed twice."""
+    stack, instance = pipeline
+    daemon.stop_daemon()
+    # Dagster spaces ticks by the sensor's minimum interval, counted from the last tick of the daemon
+    # just stopped: the slow daemon's first tick comes within 25 s, its second 25 s later, a wide
+    # window to kill it in once the run has finished.
+    slow = DagsterProcesses({**stack.env(), **DAEMON_ENV, "SQS_SENSOR_INTERVAL_SECONDS": "25"}, home=daemon.home)
+    stack.backend.control().put_quote(sample_quote("NRL-100008"))
+    send_trigger(stack, "NRL-100008")
+    slow.start_daemon()
+    try:
+        wait_for_run(instance, "NRL-100008", {dg.DagsterRunStatus.SUCCESS})
+        os.killpg(slow.daemon.pid, signal.SIGKILL)
+        slow.daemon.wait()
+    finally:
+        slow.stop_daemon()
+    assert queue_counts(stack)["ApproximateNumberOfMessagesNotVisible"] == "1"  # received, not acknowledged
+
+    daemon.start_daemon()
+    wait_until_queue_empty(stack, timeout=60)
+    assert len(runs_for(instance, "NRL-100008")) == 1
+    assert len(patches_for(stack, "NRL-100008")) == 1
+
+
+def test_run_logs_carry_the_trace_id_and_metrics_are_emitted(pipeline, restore_logging, metrics_enabled, capsys,  # noqa: F811
+                                                               monkeypatch):
+    """The job in-process, logging through logging.json into a buffer; the applicant e-mail is on, so
+    the quote's e-mail address passes through the run."""
+    stack, _ = pipeline
+    quote = sample_quote("NRL-100010")
+    stack.backend.control().put_quote(quote)
+    monkeypatch.setenv("NOTIFY_APPLICANT_ENABLED", "true")
+    tags = {TAG_REFERENCE: "NRL-100010", TAG_TRACE_ID: "trace-100010", TAG_SENT_AT: f"{time.time() - 2:.3f}"}
+    results = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        lines = ecs_lines(load_config(REPO / JSON_CONFIG, "INFO"), lambda _: results.append(
+            assessment_job_with_resources().execute_in_process(tags=tags, instance=instance)))
+    assert results[0].success
+    assert {"backend_response", "email_sent"} <= {line["message"] for line in lines}
+    assert [line for line in lines if line.get("trace", {}).get("id") != "trace-100010"] == []
+    text = json.dumps(lines)
+    coordinates = shapely.geometry.shape(quote["boundaryGeojson"]["boundaryGeometryOriginal"]).exterior.coords
+    for forbidden in [quote["email"], "boundaryGeometryOriginal", "housingUnits",
+                      *(f"{value:.0f}" for xy in list(coordinates)[:3] for value in xy)]:
+        assert forbidden not in text
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for record in emf for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert names == {"QueueLag", "AssessmentDuration", "AssessmentSucceeded"}
+    (lag,) = [record["QueueLag"] for record in emf if "QueueLag" in record]
+    assert 2 <= lag < 60

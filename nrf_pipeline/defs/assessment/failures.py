@@ -4,7 +4,7 @@
 import dagster as dg
 from dagster._core.storage.tags import ROOT_RUN_ID_TAG
 
-from nrf_pipeline import store
+from nrf_pipeline import metrics, store
 from nrf_pipeline.assessment import now
 from nrf_pipeline.defs.assessment.jobs import assessment_job
 from nrf_pipeline.defs.assessment.ops import TAG_REFERENCE
@@ -38,6 +38,7 @@ def failure_details(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str
 def assessment_failure_sensor(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
     run = context.dagster_run
     code, kind, summary = failure_details(context.instance, run.run_id)
+    metrics.assessment_failed(code)
     run_ids = [run.run_id, run.tags.get(ROOT_RUN_ID_TAG, run.run_id)]
     with database.engine().begin() as conn:
         assessment_id = store.record_failure(conn, run_ids, error_code=code, error_summary=summary)

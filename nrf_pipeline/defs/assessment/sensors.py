@@ -5,6 +5,7 @@ import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from nrf_pipeline.defs.assessment.jobs import assessment_job
+from nrf_pipeline.defs.assessment.ops import TAG_MESSAGE_ID, TAG_REFERENCE, TAG_SENT_AT, TAG_TRACE_ID
 from nrf_pipeline.defs.resources import SqsResource
 from nrf_pipeline.intake import SQS_SENSOR_NAME, Intake, PendingAcks
 from nrf_pipeline.settings import get_settings
@@ -45,10 +46,10 @@ def sqs_assessment_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource)
             dg.RunRequest(
                 run_key=item.run_key,
                 tags={
-                    "nrf/reference": item.message.reference,
-                    "nrf/trace_id": item.message.trace_id or "",
-                    "nrf/sqs_message_id": item.message_id,
-                    "nrf/sqs_sent_at": f"{item.sent_at:.3f}",
+                    TAG_REFERENCE: item.message.reference,
+                    TAG_TRACE_ID: item.message.trace_id or "",
+                    TAG_MESSAGE_ID: item.message_id,
+                    TAG_SENT_AT: f"{item.sent_at:.3f}",
                 },
             )
             for item in received
