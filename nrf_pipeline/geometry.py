@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyproj
 import shapely
 from convertbng.cutil import convert_bng
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from nrf_pipeline.errors import AssessmentError
+
+if TYPE_CHECKING:
+    import pyproj
 
 BNG = "EPSG:27700"
 # Longitude first (GeoJSON order), whether the input said EPSG:4326 or OGC CRS84.
@@ -199,6 +202,8 @@ def geometries_to_bng(geometries: np.ndarray, crs: str) -> tuple[np.ndarray, np.
     if crs == LONLAT:
         return lonlat_to_bng(geometries)
     if crs != BNG:
+        import pyproj  # only files in other projected CRSs need it
+
         transformer = pyproj.Transformer.from_crs(crs, BNG, always_xy=True)
         geometries = shapely.transform(
             geometries, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))

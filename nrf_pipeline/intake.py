@@ -25,6 +25,11 @@ from nrf_pipeline.message import InvalidMessage, TriggerMessage, parse_message
 
 log = logging.getLogger(__name__)
 
+# What SQS answers for a receipt handle that is no longer valid (names differ between SQS and moto).
+STALE_HANDLE_ERRORS = frozenset(
+    {"ReceiptHandleIsInvalid", "AWS.SimpleQueueService.ReceiptHandleIsInvalid", "InvalidParameterValue"}
+)
+
 # The Dagster sensor that runs this intake; /health checks its ticks under this name.
 SQS_SENSOR_NAME = "sqs_assessment_sensor"
 
@@ -77,12 +82,27 @@ class Intake:
         deleted = 0
         for run_key, entry in list(acks.pending.items()):
             if run_exists(run_key):
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=entry["receipt_handle"])
+                if self._delete(run_key, entry["receipt_handle"]):
+                    deleted += 1
                 del acks.pending[run_key]
-                deleted += 1
             elif now - entry["received_at"] > self.visibility_timeout:
                 del acks.pending[run_key]
         return deleted
+
+    def _delete(self, run_key: str, receipt_handle: str) -> bool:
+        """Delete one message. A handle SQS no longer accepts (the message was received again, or
+        moved to the DLQ) is dropped: the message comes back with a new handle, maps to the same
+        run key, and is deleted then. Any other error fails the tick, which /health reports."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in STALE_HANDLE_ERRORS:
+                raise
+            log.warning("sqs_receipt_handle_stale", extra={"run_key": run_key})
+            return False
 
     def receive(self, acks: PendingAcks, budget_seconds: float, max_total: int) -> list[Received]:
         """Phase 1: receive until the queue is empty, `max_total` messages or the time budget.

@@ -10,11 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
-
 from nrf_pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+
+def create_metrics_logger():
+    # Imported on first use: the library pulls in aiohttp, which every run worker would otherwise
+    # pay for at start.
+    from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger as create
+
+    return create()
 
 
 def _put(name: str, value: float, unit: str, dimensions: dict[str, str] | None = None) -> None:

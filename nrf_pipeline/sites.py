@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pandas as pd
-import pyogrio
 from shapely.geometry.base import BaseGeometry
 
 from nrf_pipeline.errors import AssessmentError
@@ -113,6 +111,8 @@ def read_features(path: str | Path):
     """The features of a shapefile, GeoJSON file, zip or folder, with the CRS to convert them from
     (geometry.BNG or geometry.LONLAT, or another projected CRS). Raises InputFileError."""
     path = Path(path)
+    import pyogrio  # file reading only: the assessment pipeline imports this module for `Site`
+
     dataset, geojson_bytes = _locate(path)
     frame = pyogrio.read_dataframe(dataset)
     if geojson_bytes is None:
@@ -187,7 +187,7 @@ def _is_count(value: object) -> bool:
 
 def _dwelling_count(value: object, fallback: int | None) -> int:
     """The site's dwellings, else the manifest's; raises AssessmentError without a usable count."""
-    if pd.isna(value):
+    if _missing(value):
         if fallback is None:
             raise AssessmentError(
                 "missing_housing_units", "the site has no dwelling count (give --dwellings or a manifest)"
@@ -211,6 +211,12 @@ def _manifest_dwellings(manifest: Path, file_name: str) -> int | None:
 
 def _text(value: object) -> str | None:
     """Attributes pass through unchanged (D10); missing values become None, others strings."""
-    if pd.isna(value):
+    if _missing(value):
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _missing(value: object) -> bool:
+    import pandas as pd  # loaded by pyogrio's reader anyway; not at import time
+
+    return bool(pd.isna(value))

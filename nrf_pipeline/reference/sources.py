@@ -17,8 +17,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
-import pyogrio
-import pyogrio.raw
 import shapely
 
 from nrf_pipeline.reference.errors import ReferenceDataError
@@ -95,6 +93,10 @@ class GeoPackageLayer:
 
     @classmethod
     def open(cls, source: Source, layer: str) -> GeoPackageLayer:
+        # pyogrio (and with it geopandas and pandas) only when a layer is loaded: every assessment
+        # run worker imports the code location, and must not pay for them at start.
+        import pyogrio
+
         try:
             layers = [name for name, _ in pyogrio.list_layers(source.path)]
         except Exception as exc:  # noqa: BLE001 (GDAL raises several types for a corrupt file)
@@ -109,6 +111,8 @@ class GeoPackageLayer:
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         """Read `size` features at a time, so a national layer never sits in memory whole."""
+        import pyogrio.raw
+
         for start in range(0, self.features, size):
             try:
                 meta, _, wkb, values = pyogrio.raw.read(self.source.path, layer=self.layer, skip_features=start,

@@ -81,3 +81,17 @@ def test_a_malformed_message_goes_to_the_dlq_after_max_receive_count(stack, metr
     assert [r.receive_count for r in rejected] == [1, 2]  # received maxReceiveCount times, then moved
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [(m["MessageRejected"], m["Reason"]) for m in emf] == [(1, "not_json"), (1, "not_json")]
+
+
+def test_a_stale_receipt_handle_never_blocks_the_sensor(stack):
+    url, _ = queue_with_dlq(stack, "sensor-stale-handle", visibility_timeout=300, max_receive_count=3)
+    sqs = stack.moto.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"reference": "NRL-200003"}))
+    intake = Intake(sqs, url, max_messages=10, wait_time_seconds=0, visibility_timeout=300)
+    acks = PendingAcks()
+    (received,) = intake.receive(acks, budget_seconds=5, max_total=10)
+    acks.remember("NRL-200004:gone", "a-handle-sqs-no-longer-accepts", time.time())
+
+    assert intake.acknowledge(acks, run_exists=lambda run_key: True) == 1
+    assert acks.pending == {}  # the stale entry is dropped; the valid one deleted
+    assert message_count(sqs, url) == 0
